@@ -127,6 +127,10 @@ _ALTERNATIVES = ("greater", "less", "two-sided")
 # --------------------------------------------------------------------------
 
 
+#: The smallest positive p-value reported (the smallest normal double).
+_TINY = float(np.finfo(float).tiny)
+
+
 def _check_unit_interval(value, name: str) -> float:
     if not isinstance(value, Real) or isinstance(value, bool) or not 0 < value < 1:
         raise ValueError(f"`{name}` must be a number strictly between 0 and 1.")
@@ -675,8 +679,9 @@ def delong_cv(y, oof, folds) -> DeLongCVResult:
         variance=variance,
         se=se,
         statistic=float(z),
-        pvalue=float(special.ndtr(-z)),
-        pvalue_two_sided=float(min(1.0, 2.0 * special.ndtr(-abs(z)))),
+        # the normal tail underflows to 0 beyond z ~ 38; a p-value is never reported as 0
+        pvalue=max(float(special.ndtr(-z)), _TINY),
+        pvalue_two_sided=max(float(min(1.0, 2.0 * special.ndtr(-abs(z)))), _TINY),
         fold_auc=fold_auc,
         fold_variance=fold_var,
         repeat_auc=repeat_auc,

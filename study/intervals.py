@@ -250,7 +250,18 @@ class _AUCFold:
 
 
 class _R2Fold:
-    """Coefficient of determination of one test fold (as sklearn's r2_score)."""
+    """Coefficient of determination of one test fold (as sklearn's r2_score).
+
+    In a resample the total sum of squares is taken about the *observed* test-fold mean,
+    not the resample's own mean. The sum of squares is first-order insensitive to its
+    centre (its derivative vanishes at the mean), so this loses nothing to first order,
+    while re-centring on each resample's mean shrinks the SST by ``(n - 1) / n`` on average
+    and biases every resampled R2 down by about ``(1 - R2) / n``. For a near-null model
+    that bias is larger than the interval's own width: it pushed BCa's ``z0`` to infinity
+    and the interval off its own statistic (found in review; see
+    ``tests/test_intervals.py::test_r2_interval_of_near_null_models_covers_the_statistic``).
+    The jackknife uses the same fixed centre.
+    """
 
     def __init__(self, rows: np.ndarray, y: np.ndarray, pred: np.ndarray):
         self.rows = rows
@@ -279,25 +290,25 @@ class _R2Fold:
 
     def finalize(self, sums: np.ndarray) -> np.ndarray:
         """R2 from the weighted column sums (b, 4) of ``self.columns``."""
-        sw, sy, syy, sse = sums.T
+        sw, _, syy, sse = sums.T
         out = np.full(sw.shape, np.nan)
         ok = sw >= 2  # like r2_score, undefined for fewer than two samples
-        sst = syy[ok] - sy[ok] ** 2 / sw[ok]
-        out[ok] = self._r2(sse[ok], sst, syy[ok])
+        # SST about the observed fold mean (``columns`` are centred on it): see the class
+        out[ok] = self._r2(sse[ok], syy[ok], syy[ok] + np.max(self._yc**2))
         return out
 
     def jackknife(self) -> np.ndarray:
         """R2 with each row left out, from leave-one-out sums of squares.
 
-        ``SSE_(-i) = SSE - e_i**2`` and
-        ``SST_(-i) = SST - n / (n - 1) * (y_i - ybar)**2``.
+        ``SSE_(-i) = SSE - e_i**2`` and ``SST_(-i) = SST - (y_i - ybar)**2``, the centre
+        held at the observed mean as in :meth:`finalize`.
         """
         n = self._yc.size
         if n < 3:  # leaving a row out leaves fewer than two
             return np.full(n, np.nan)
         sse = np.clip(self._err2.sum() - self._err2, 0.0, None)
         sst_full = np.sum(self._yc**2)
-        sst = np.clip(sst_full - n / (n - 1) * self._yc**2, 0.0, None)
+        sst = np.clip(sst_full - self._yc**2, 0.0, None)
         return self._r2(sse, sst, np.full(n, sst_full + np.max(self._yc**2)))
 
 

@@ -785,3 +785,12 @@ def test_empty_table_has_the_columns():
     table = build_pvalue_table([])
     assert list(table.columns) == COLUMNS
     assert len(table) == 0
+
+
+def test_delong_p_is_never_zero_for_a_huge_effect():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 2000)
+    score = y * 6.0 + rng.normal(size=y.size)
+    folds = (np.arange(y.size) % 5)[None, :]
+    res = delong_cv(y, score[None, :], folds)
+    assert res.statistic > 38 and 0 < res.pvalue < 1e-300

@@ -83,7 +83,37 @@ def sk_metric(metric, y, p):
     raise AssertionError(metric)
 
 
+def r2_about(y, p, centre, w=None):
+    """R2 with the total sum of squares about a fixed ``centre`` (the observed fold mean).
+
+    This is the resampled R2 of ``study.intervals`` (see ``_R2Fold``); with unit weights
+    and ``centre = y.mean()`` it is sklearn's ``r2_score``.
+    """
+    w = np.ones_like(y, dtype=float) if w is None else w
+    return 1.0 - np.sum(w * (y - p) ** 2) / np.sum(w * (y - centre) ** 2)
+
+
+def loo_statistic(metric, y, oof, folds, i):
+    """The CV statistic with row ``i`` removed from every repeat, by brute force.
+
+    For R2 the SST of each fold stays about the fold's observed mean (see ``_R2Fold``).
+    """
+    keep = np.arange(y.size) != i
+    if metric != "r2":
+        return cv_statistic(metric, y[keep], oof[:, keep], folds[:, keep])
+    vals = []
+    for r in range(folds.shape[0]):
+        for k in np.unique(folds[r]):
+            rows = folds[r] == k
+            sub = rows & keep
+            vals.append(r2_about(y[sub], oof[r, sub], y[rows].mean()))
+    return float(np.mean(vals))
+
+
 def sk_weighted(metric, y, p, w):
+    if metric == "r2":
+        assert r2_about(y, p, y.mean()) == pytest.approx(r2_score(y, p))
+        return r2_about(y, p, y.mean(), w)
     keep = w > 0
     y, p, w = y[keep], p[keep], w[keep]
     if metric == "roc_auc":
@@ -174,10 +204,12 @@ def test_weighted_r2_constant_target_follows_sklearn():
     w = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [1, 1, 1, 1], [0, 0, 1, 0]])
     got = _R2Fold(np.arange(4), y, p).resample(w.astype(float))
     for b in range(3):
-        expected = r2_score(np.repeat(y, w[b]), np.repeat(p, w[b]))
-        assert got[b] == pytest.approx(expected)
-    assert got[0] == 1.0 and got[1] == 0.0  # the force_finite convention
+        assert got[b] == pytest.approx(r2_about(y, p, y.mean(), w[b].astype(float)))
+    assert got[0] == 1.0  # a perfect resample
     assert np.isnan(got[3])  # one sample: undefined, as in r2_score
+    # a fold whose target is constant follows sklearn's force_finite convention
+    flat = _R2Fold(np.arange(3), np.ones(3), np.array([1.0, 1.5, 1.0]))
+    assert flat.observed == r2_score(np.ones(3), [1.0, 1.5, 1.0]) == 0.0
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +255,9 @@ def test_other_jackknifes_match_brute_force(metric):
     got = _make_fold(metric, np.arange(n), y, p).jackknife()
     for i in range(n):
         keep = np.arange(n) != i
-        assert got[i] == pytest.approx(sk_metric(metric, y[keep], p[keep]), rel=1e-9)
+        expected = (r2_about(y[keep], p[keep], y.mean()) if metric == "r2"
+                    else sk_metric(metric, y[keep], p[keep]))
+        assert got[i] == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "r2"])
@@ -234,8 +268,7 @@ def test_statistic_jackknife_removes_row_from_every_repeat(metric):
     objs = [_make_fold(metric, rows, y[rows], oof[r, rows]) for r, _, rows in _split_folds(folds)]
     got = _jackknife_statistic(objs, y.size)
     for i in range(y.size):
-        keep = np.arange(y.size) != i
-        expected = cv_statistic(metric, y[keep], oof[:, keep], folds[:, keep])
+        expected = loo_statistic(metric, y, oof, folds, i)
         assert got[i] == pytest.approx(expected, abs=1e-12)
 
 
@@ -438,14 +471,7 @@ def test_bca_interval_follows_its_definition(metric):
         key = folds[0]
     res = bootstrap_cv(y, oof, folds, metric=metric, n_resamples=2000, random_state=4)
     n = y.size
-    jack = np.array(
-        [
-            cv_statistic(
-                metric, y[np.arange(n) != i], oof[:, np.arange(n) != i], folds[:, np.arange(n) != i]
-            )
-            for i in range(n)
-        ]
-    )
+    jack = np.array([loo_statistic(metric, y, oof, folds, i) for i in range(n)])
     num = den = 0.0
     for s in np.unique(key):
         t = jack[key == s]
@@ -660,3 +686,26 @@ def test_bca_coverage_binormal_large(n_pos, n_neg, d):
     n_sim = 2000
     covered = _binormal_coverage(n_sim, n_pos, n_neg, d=d, n_resamples=1999, seed=24)
     assert stats.binomtest(covered, n_sim, 0.95).pvalue > 0.001
+
+
+def test_r2_interval_of_near_null_models_covers_the_statistic():
+    """Regression test from review: resampled R2 must not be biased off its statistic.
+
+    With the SST re-centred on every resample's mean, a model predicting the training mean
+    (plus a tiny slope) had BCa z0 = inf or 2.5 and an interval excluding its own statistic.
+    """
+    rng = np.random.default_rng(0)
+    n, n_repeats, n_splits = 2000, 3, 5
+    y = rng.normal(size=n)
+    x = rng.normal(size=n)
+    folds = np.array([rng.permutation(np.arange(n) % n_splits) for _ in range(n_repeats)])
+    for scale in (0.03, 0.0):
+        oof = np.empty((n_repeats, n))
+        for r in range(n_repeats):
+            for k in range(n_splits):
+                test = folds[r] == k
+                oof[r, test] = y[~test].mean() + scale * x[test] * rng.normal()
+        res = bootstrap_cv(y, oof, folds, metric="r2", n_resamples=1999, random_state=1)
+        assert res.method == "BCa" and res.fallback_reason is None
+        assert res.ci_low < res.statistic < res.ci_high
+        assert abs(res.bias_correction) < 0.2  # the median resample sits near the statistic
