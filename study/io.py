@@ -65,7 +65,9 @@ def _cell(value: object, digits: int) -> str:
             return ""
         if value != 0 and (abs(value) < 10 ** -(digits - 1) or abs(value) >= 10 ** (digits + 2)):
             return f"{value:.{digits - 1}e}"
-        return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}".rstrip("0")
+        if abs(value) >= 1:
+            return f"{value:.{digits + 2}g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)

@@ -1,0 +1,320 @@
+"""Render the study's outputs from saved results: tables, figures, report and manifest.
+
+Nothing here fits a model. :func:`render` reads the cells that the compute stage saved and
+writes ``<out>/tables/*.{csv,md,tex}``, the figures (``<out>/*.pdf`` and ``.png``), and
+``<out>/report.md``; :func:`write_manifest` writes ``<out>/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from study import __version__
+from study.config import Config, digest
+from study.inference import build_pvalue_table
+from study.io import atomic_write_text, write_json, write_table
+
+if TYPE_CHECKING:
+    from study.run_all import ComputedCell, StudyData
+
+__all__ = ["compute_replication", "fold_score_table", "headline_text", "load_replication",
+           "render", "write_manifest"]
+
+_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "statsmodels", "matplotlib",
+              "seaborn", "joblib")
+
+
+# ----------------------------------------------------------------------------------------
+# Replication (cached like a cell: it refits the original's forests)
+
+
+def _replication_path(config: Config, data: StudyData, out: Path) -> Path:
+    key = digest(config.replication, sorted(config.datasets),
+                 [data.provenance[d].sha256 for d in sorted(config.datasets)], __version__)
+    return out / "cache" / f"replication-{key}.csv"
+
+
+def compute_replication(config: Config, data: StudyData, out: Path) -> pd.DataFrame | None:
+    """The original notebook's numbers next to ours (``None`` when skipped).
+
+    Skipped on synthetic data (the original's numbers are the real files') and when the
+    configuration says ``replication = "none"``; ``"linear"`` leaves out the forests, whose
+    fits on the one-hot identifiers take minutes.
+    """
+    if data.synthetic or config.replication == "none":
+        return None
+    path = _replication_path(config, data, out)
+    if path.exists():
+        return pd.read_csv(path)
+    from study.replicate import replicate_original, replication_frame
+
+    models = None if config.replication == "all" else ["ridge", "logistic", "dummy"]
+    table = replication_frame(replicate_original(data.frames, models=models))
+    table = table.drop(columns=["fit_s"])  # timings go to the manifest, not the table
+    atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+    return table
+
+
+def load_replication(config: Config, data: StudyData, out: Path) -> pd.DataFrame | None:
+    if data.synthetic or config.replication == "none":
+        return None
+    path = _replication_path(config, data, out)
+    return pd.read_csv(path) if path.exists() else None
+
+
+# ----------------------------------------------------------------------------------------
+# Tables
+
+
+def fold_score_table(cells: Sequence[ComputedCell]) -> pd.DataFrame:
+    """Every fold score: ``dataset, task, model, metric, repeat, fold, n_train, n_test,
+    score``."""
+    rows = []
+    for c in cells:
+        for metric, scores in c.cv.scores.items():
+            for r in range(scores.shape[0]):
+                for k in range(scores.shape[1]):
+                    rows.append((c.dataset, c.task, c.model, metric, r, k,
+                                 int(c.cv.n_train[r, k]), int(c.cv.n_test[r, k]),
+                                 float(scores[r, k])))
+    return pd.DataFrame(rows, columns=["dataset", "task", "model", "metric", "repeat", "fold",
+                                       "n_train", "n_test", "score"])
+
+
+def _mark(table: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    if not synthetic:
+        return table
+    table = table.copy()
+    table.insert(0, "data", "SYNTHETIC")
+    return table
+
+
+def headline_text(table: pd.DataFrame) -> str:
+    """The primary-metric rows of the p-value table, for the terminal."""
+    primary = table[table["metric"].isin(["roc_auc", "r2"])]
+    cols = ["dataset", "task", "model", "metric", "statistic", "ci_low", "ci_high",
+            "p_perm", "p_holm", "p_tost", "verdict"]
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.float_format", "{:.4g}".format):
+        return primary[cols].to_string(index=False)
+
+
+# ----------------------------------------------------------------------------------------
+# Report
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "study": __version__}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = version(lib)
+        except PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=False, timeout=10, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _command(argv: Sequence[str] | None) -> str:
+    import shlex
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return "python -m study.run_all" + ("" if not args else " " + shlex.join(args))
+
+
+def _methods(config: Config, data: StudyData) -> str:
+    v = _versions()
+    special = []
+    for model, s in sorted(config.model_settings.items()):
+        trees = ("" if s.n_estimators is None else
+                 f", n_estimators = {s.n_estimators} (trees or boosting iterations)")
+        seq = "" if s.sequential is None else f", sequential stopping at h = {s.sequential}"
+        special.append(f"{model}: {s.n_repeats} repeat(s), at most {s.n_permutations} "
+                       f"permutations{seq}{trees}")
+    seq = ("" if config.sequential is None else
+           f" with sequential stopping after h = {config.sequential} exceedances "
+           "(Besag & Clifford 1991; p = h/L when stopped early)")
+    shas = "; ".join(f"{p.dataset} `{p.sha256}`"
+                     + ("" if p.matches_release else " (not the published release)")
+                     for p in data.provenance.values())
+    return (
+        f"Each model was evaluated by {config.n_repeats} repeats of stratified "
+        f"{config.n_splits}-fold cross-validation (classification stratified on the class, "
+        f"regression on {config.n_bins} target-quantile bins), with every preprocessing step "
+        "refitted inside each training fold; the headline statistic is the mean over folds "
+        "of the per-fold ROC-AUC or R², never a pooled score. Significance against chance "
+        "came from permutation tests of the whole cross-validated procedure (Ojala & Garriga "
+        f"2010, test 1) with at most {config.n_permutations} permutations{seq}, p = "
+        "(1 + #exceedances)/(1 + B) (Phipson & Smyth 2010). Per-model designs: "
+        + ("; ".join(special) if special else "none") + ". "
+        f"Intervals are {config.confidence_level:.0%} BCa bootstrap intervals (Efron 1987) "
+        f"over {config.n_resamples} resamples of test rows within folds (stratified by "
+        "class for AUC); the comparison with the dummy baseline on identical folds uses "
+        "the Nadeau & Bengio (2003) corrected resampled t-test; DeLong (1988) tests AUC "
+        "against 0.5 as an analytic cross-check. Equivalence (Lakens 2017): AUC within "
+        f"0.5 ± {config.auc_margin}, R² improvement over the baseline below "
+        f"{config.r2_margin}, by TOST. Holm (family-wise) and Benjamini-Hochberg (FDR) "
+        f"corrections run over the {len([c for c in config.cells() if c[2] != 'dummy'])} "
+        f"headline tests at alpha = {config.alpha}. Master seed {config.seed} (preset "
+        f"`{config.preset}`). Software: Python {v['python']}, numpy {v['numpy']}, pandas "
+        f"{v['pandas']}, scipy {v['scipy']}, scikit-learn {v['scikit-learn']}, statsmodels "
+        f"{v['statsmodels']}, study {v['study']}. Data sha256: {shas}."
+    )
+
+
+def _verdict_words(table: pd.DataFrame) -> list[str]:
+    lines = []
+    primary = table[table["metric"].isin(["roc_auc", "r2"]) & (table["verdict"] != "baseline")]
+    for row in primary.itertuples():
+        what = "ROC-AUC" if row.metric == "roc_auc" else "cross-validated R²"
+        ci = f"{row.statistic:.4f} (95% CI {row.ci_low:.4f} to {row.ci_high:.4f})"
+        tail = (f"permutation p = {row.p_perm:.3g}, Holm-adjusted {row.p_holm:.3g}, "
+                f"TOST p = {row.p_tost:.3g}")
+        if row.verdict == "signal":
+            words = "predicts better than chance"
+        elif row.verdict == "practically null" and row.metric == "roc_auc":
+            words = "is practically null: equivalent to 0.5 within the declared margin"
+        elif row.verdict == "practically null":
+            words = ("is practically null: shown not to beat the mean-predicting baseline "
+                     "by the declared margin")
+        else:
+            words = "is inconclusive: neither better than chance nor shown equivalent to it"
+        lines.append(f"- **{row.dataset} / {row.task} / {row.model}**: {what} {ci} "
+                     f"{words} ({tail}).")
+    return lines
+
+
+_CAPTIONS = {
+    "permutation_nulls": "Permutation null distributions of the cross-validated statistic "
+                         "(mean fold ROC-AUC or R²), one panel per dataset, task and model; "
+                         "the vertical line is the observed statistic, with its one-sided "
+                         "permutation p-value.",
+    "forest_plot": "Cross-validated ROC-AUC and R² with 95% BCa bootstrap intervals; the "
+                   "chance line (AUC 0.5; for R² the dummy baseline on the same folds) and "
+                   "the equivalence band.",
+    "roc_curves": "Out-of-fold ROC curves averaged over folds, with pointwise 95% bootstrap "
+                  "bands; the diagonal is chance.",
+    "fold_scores": "Repeated-CV fold scores of each model against the dummy baseline on the "
+                   "same folds.",
+}
+
+
+def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedCell],
+           replication: pd.DataFrame | None, *, argv: Sequence[str] | None,
+           stage_s: dict[str, Any]) -> pd.DataFrame:
+    """Write every table, figure and the report from saved results; returns the p-values."""
+    from study import figures
+    from study.run_all import table_cells
+
+    tcells = table_cells(cells)
+    table = build_pvalue_table(tcells, alpha=config.alpha, auc_margin=config.auc_margin,
+                               r2_margin=config.r2_margin)
+    # rows in the order of the cells (each task's models as configured, baseline last)
+    order = {(c.dataset, c.task, c.model): i for i, c in enumerate(cells)}
+    rank = [order[key] for key in zip(table["dataset"], table["task"], table["model"],
+                                      strict=True)]
+    table = table.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    tables = out / "tables"
+    synthetic = data.synthetic
+    tag = " (SYNTHETIC DATA)" if synthetic else ""
+    write_table(_mark(table, synthetic), tables, "pvalues",
+                caption="Headline tests: one row per dataset, task, model and metric" + tag)
+    write_table(_mark(fold_score_table(cells), synthetic), tables, "fold_scores",
+                caption="Per-fold scores of every model" + tag)
+    if replication is not None:
+        write_table(replication, tables, "replication",
+                    caption="The original notebook's numbers and ours")
+
+    made = {}
+    figure_cells = tcells
+    makers = {
+        "permutation_nulls": lambda: figures.permutation_nulls(figure_cells,
+                                                               synthetic=synthetic),
+        "forest_plot": lambda: figures.forest_plot(table, auc_margin=config.auc_margin,
+                                                   r2_margin=config.r2_margin,
+                                                   synthetic=synthetic),
+        "roc_curves": lambda: figures.roc_curves(figure_cells, synthetic=synthetic),
+        "fold_scores": lambda: figures.fold_scores(figure_cells, synthetic=synthetic),
+    }
+    for name, make in makers.items():
+        if name == "roc_curves" and "classification" not in config.tasks:
+            continue
+        made[name] = figures.save_figure(make(), out / name)
+
+    command = _command(argv)
+    lines = [f"# The study{tag}", ""]
+    if synthetic:
+        lines += ["**Every number, table and figure below comes from SYNTHETIC data** "
+                  "generated under the null (no CSV files were found in data/; see "
+                  "data/README.md). They show what the study produces, not what the "
+                  "datasets say.", ""]
+    lines += ["## Methods", "", _methods(config, data), "",
+              "## Verdicts", "", *_verdict_words(table), "",
+              "## Headline table", "",
+              "Full table with the secondary metrics: `tables/pvalues.csv` (also `.md`, "
+              "`.tex`); every fold score: `tables/fold_scores.csv`.", ""]
+    primary = table[table["metric"].isin(["roc_auc", "r2"])]
+    from study.io import to_markdown
+
+    lines += [to_markdown(primary.drop(columns=["p_perm_two_sided"])), ""]
+    if replication is not None:
+        ok = int(replication["within_tolerance"].sum())
+        lines += ["## Replication of the original notebook", "",
+                  f"{ok} of {len(replication)} numbers the original printed are reproduced "
+                  "within tolerance (`tables/replication.csv`; "
+                  f"replication = `{config.replication}`).", "",
+                  to_markdown(replication), ""]
+    lines += ["## Figures", ""]
+    for i, (name, paths) in enumerate(made.items(), start=1):
+        png = next(p for p in paths if p.suffix == ".png")
+        pdf = next(p for p in paths if p.suffix == ".pdf")
+        lines += [f"![Figure {i}]({png.name})", "",
+                  f"**Figure {i}.** {_CAPTIONS[name]}{tag} Vector version: `{pdf.name}`. "
+                  f"Made by `{command}`.", ""]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    return table
+
+
+def write_manifest(config: Config, data: StudyData, out: Path, stage_s: dict[str, Any], *,
+                   argv: Sequence[str] | None) -> Path:
+    """``<out>/manifest.json``: versions, seed, config, data provenance, timings, commit."""
+    manifest = {
+        "command": _command(argv),
+        "study_version": __version__,
+        "versions": _versions(),
+        "seed": config.seed,
+        "preset": config.preset,
+        "config": config.raw,
+        "synthetic": data.synthetic,
+        "data": {name: p.as_dict() for name, p in data.provenance.items()},
+        "timings_s": {k: (round(v, 3) if isinstance(v, float) else v)
+                      for k, v in stage_s.items()},
+        "git_commit": _git_commit(),
+        "platform": {"machine": platform.machine(), "system": platform.system(),
+                     "cpu_count": _cpu_count()},
+    }
+    return write_json(out / "manifest.json", manifest)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
