@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 __all__ = ["atomic_write_bytes", "atomic_write_text", "to_latex", "to_markdown", "write_json",
            "write_table"]
 
@@ -26,6 +29,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give it the permissions a plain open() would
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
@@ -73,12 +78,15 @@ def _cell(value: object, digits: int) -> str:
     return str(value)
 
 
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def to_markdown(frame: pd.DataFrame, *, digits: int = 4) -> str:
     """A GitHub-flavoured Markdown table, numbers to ``digits`` significant places."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    align = "|" + "|".join(
-        "---:" if pd.api.types.is_numeric_dtype(frame[c]) else ":---" for c in frame.columns
-    ) + "|"
+    align = "|" + "|".join("---:" if _is_number(frame[c]) else ":---"
+                           for c in frame.columns) + "|"
     body = ["| " + " | ".join(_cell(v, digits).replace("|", r"\|") for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([header, align, *body]) + "\n"
@@ -96,8 +104,7 @@ def _tex(text: str) -> str:
 def to_latex(frame: pd.DataFrame, *, digits: int = 4, caption: str | None = None,
              label: str | None = None) -> str:
     """A booktabs ``tabular`` (``\\usepackage{booktabs}``), numbers right-aligned."""
-    spec = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l"
-                   for c in frame.columns)
+    spec = "".join("r" if _is_number(frame[c]) else "l" for c in frame.columns)
     lines = []
     if caption or label:
         lines += [r"\begin{table}", r"\centering"]
