@@ -56,6 +56,7 @@ from sklearn.pipeline import Pipeline
 from study.datasets import DatasetSpec
 from study.features import make_preprocessor
 from study.parallel import seed_to_int
+from study.resampling import check_task
 
 __all__ = ["LINEAR_MODELS", "MODELS", "TASKS", "ModelBuilder", "baseline_name", "build_model"]
 
@@ -127,15 +128,9 @@ MODELS: dict[str, dict[str, ModelBuilder]] = {
 LINEAR_MODELS = frozenset({"ridge", "logistic"})
 
 
-def _check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"task={task!r} is unknown; expected one of {', '.join(TASKS)}")
-    return task
-
-
 def baseline_name(task: str) -> str:
     """The chance-level baseline of ``task`` (the mean or class-prior predictor)."""
-    _check_task(task)
+    check_task(task)
     return "dummy"
 
 
@@ -176,7 +171,7 @@ def build_model(
         If ``task`` or ``name`` is unknown (the message lists the choices), or
         ``n_estimators`` is not a positive integer.
     """
-    _check_task(task)
+    check_task(task)
     registry = MODELS[task]
     if name not in registry:
         raise ValueError(

@@ -54,9 +54,9 @@ from study.resampling import (
     HEADLINE_METRIC,
     Folds,
     _check_finite,
-    _check_task,
     _r2,
     check_inputs,
+    check_task,
     fit_predict,
     fold_score,
     predict_target,
@@ -330,7 +330,7 @@ def _check_positive_int(value, name: str, *, allow_none: bool = False) -> int | 
 
 
 def _check_common(task, method, chunk_size, progress):
-    _check_task(task)
+    check_task(task)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; expected one of {', '.join(METHODS)}")
     _check_positive_int(chunk_size, "chunk_size", allow_none=True)

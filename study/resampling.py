@@ -191,7 +191,7 @@ def folds_from_splits(
     return Folds(np.stack(repeats), n_splits=int(n_splits), stratified=stratified, strata=strata)
 
 
-def _check_task(task: str) -> str:
+def check_task(task: str) -> str:
     if task not in HEADLINE_METRIC:
         raise ValueError(f"task={task!r} is unknown; expected one of "
                          f"{', '.join(HEADLINE_METRIC)}")
@@ -206,7 +206,7 @@ def check_target(y, task: str) -> np.ndarray:
     are mapped to 0 and 1 in sorted order (the larger is the positive class, as in
     scikit-learn).
     """
-    _check_task(task)
+    check_task(task)
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"y must be one-dimensional; got shape {arr.shape}")
@@ -293,7 +293,7 @@ def repeated_folds(
         Naming the parameter: ``n_splits < 2``, ``n_repeats < 1``, ``n_bins < 1``, a class or
         target bin with fewer than ``n_splits`` members, ``y`` with one value, NaN in ``y``.
     """
-    _check_task(task)
+    check_task(task)
     if not isinstance(n_splits, int) or n_splits < 2:
         raise ValueError(f"n_splits={n_splits!r} must be an integer >= 2")
     if not isinstance(n_repeats, int) or n_repeats < 1:
@@ -501,7 +501,7 @@ def cross_validate(
         For a bad ``task``, ``y`` (NaN, one value, a class smaller than ``n_splits``),
         ``folds`` / ``y`` / ``X`` length mismatch, or NaN left in ``X`` after preprocessing.
     """
-    _check_task(task)
+    check_task(task)
     y = check_inputs(X, y, folds, task)
     splits = list(folds.split())
     with executor(n_jobs, backend) as (pool, _):
