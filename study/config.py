@@ -121,9 +121,10 @@ class Config:
         out = []
         for dataset in self.datasets:
             for task in self.tasks:
-                for model in self.models:
-                    if model in MODELS[task]:
-                        out.append((dataset, task, model))
+                chosen = [m for m in self.models if m in MODELS[task]]
+                if not chosen:  # e.g. --models ridge: no classification cells at all
+                    continue
+                out += [(dataset, task, m) for m in chosen]
                 out.append((dataset, task, baseline_name(task)))
         return out
 
@@ -216,6 +217,8 @@ def resolve(preset: str = "full", override: Mapping[str, Any] | None = None) -> 
     datasets = _names(raw["datasets"], "datasets", sorted(DATASETS))
     tasks = _names(raw["tasks"], "tasks", list(TASKS))
     models = _names(raw["models"], "models", all_models)
+    if not any(m in MODELS[t] for t in tasks for m in models):
+        raise ConfigError(f"models = {list(models)} has no model for tasks = {list(tasks)}")
     cv, perm, boot, inf = raw["cv"], raw["permutation"], raw["bootstrap"], raw["inference"]
     n_repeats = _int(cv["n_repeats"], "cv.n_repeats", minimum=1)
     settings = {}

@@ -64,10 +64,17 @@ def compute_replication(config: Config, data: StudyData, out: Path) -> pd.DataFr
 
 
 def load_replication(config: Config, data: StudyData, out: Path) -> pd.DataFrame | None:
+    """The saved replication table; a requested but missing one is a clear error."""
     if data.synthetic or config.replication == "none":
         return None
     path = _replication_path(config, data, out)
-    return pd.read_csv(path) if path.exists() else None
+    if not path.exists():
+        from study.errors import ConfigError
+
+        raise ConfigError(f"--stage render: no saved replication (replication = "
+                          f"{config.replication!r}) under {out / 'cache'}; run --stage "
+                          "compute first")
+    return pd.read_csv(path)
 
 
 # ----------------------------------------------------------------------------------------
@@ -178,12 +185,12 @@ def _methods(config: Config, data: StudyData) -> str:
     )
 
 
-def _verdict_words(table: pd.DataFrame) -> list[str]:
+def _verdict_words(table: pd.DataFrame, level: float) -> list[str]:
     lines = []
     primary = table[table["metric"].isin(["roc_auc", "r2"]) & (table["verdict"] != "baseline")]
     for row in primary.itertuples():
         what = "ROC-AUC" if row.metric == "roc_auc" else "cross-validated R²"
-        ci = f"{row.statistic:.4f} (95% CI {row.ci_low:.4f} to {row.ci_high:.4f})"
+        ci = f"{row.statistic:.4f} ({level:.0%} CI {row.ci_low:.4f} to {row.ci_high:.4f})"
         tail = (f"permutation p = {row.p_perm:.3g}, Holm-adjusted {row.p_holm:.3g}, "
                 f"TOST p = {row.p_tost:.3g}")
         if row.verdict == "signal":
@@ -200,24 +207,8 @@ def _verdict_words(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-_CAPTIONS = {
-    "permutation_nulls": "Permutation null distributions of the cross-validated statistic "
-                         "(mean fold ROC-AUC or R²), one panel per dataset, task and model; "
-                         "the vertical line is the observed statistic, with its one-sided "
-                         "permutation p-value.",
-    "forest_plot": "Cross-validated ROC-AUC and R² with 95% BCa bootstrap intervals; the "
-                   "chance line (AUC 0.5; for R² the dummy baseline on the same folds) and "
-                   "the equivalence band.",
-    "roc_curves": "Out-of-fold ROC curves averaged over folds, with pointwise 95% bootstrap "
-                  "bands; the diagonal is chance.",
-    "fold_scores": "Repeated-CV fold scores of each model against the dummy baseline on the "
-                   "same folds.",
-}
-
-
 def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedCell],
-           replication: pd.DataFrame | None, *, argv: Sequence[str] | None,
-           stage_s: dict[str, Any]) -> pd.DataFrame:
+           replication: pd.DataFrame | None, *, argv: Sequence[str] | None) -> pd.DataFrame:
     """Write every table, figure and the report from saved results; returns the p-values."""
     from study import figures
     from study.run_all import table_cells
@@ -230,6 +221,7 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
     rank = [order[key] for key in zip(table["dataset"], table["task"], table["model"],
                                       strict=True)]
     table = table.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    table["n_permutations"] = table["n_permutations"].astype("Int64")  # counts, not floats
     tables = out / "tables"
     synthetic = data.synthetic
     tag = " (SYNTHETIC DATA)" if synthetic else ""
@@ -241,21 +233,17 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
         write_table(replication, tables, "replication",
                     caption="The original notebook's numbers and ours")
 
-    made = {}
-    figure_cells = tcells
-    makers = {
-        "permutation_nulls": lambda: figures.permutation_nulls(figure_cells,
-                                                               synthetic=synthetic),
-        "forest_plot": lambda: figures.forest_plot(table, auc_margin=config.auc_margin,
-                                                   r2_margin=config.r2_margin,
-                                                   synthetic=synthetic),
-        "roc_curves": lambda: figures.roc_curves(figure_cells, synthetic=synthetic),
-        "fold_scores": lambda: figures.fold_scores(figure_cells, synthetic=synthetic),
-    }
-    for name, make in makers.items():
-        if name == "roc_curves" and "classification" not in config.tasks:
-            continue
-        made[name] = figures.save_figure(make(), out / name)
+    made = figures.render_all(tcells, out, table=table, auc_margin=config.auc_margin,
+                              r2_margin=config.r2_margin, synthetic=synthetic)
+    # outputs an earlier run made and this configuration does not: remove, so the folder
+    # always agrees with report.md
+    for name in figures.FIGURES:
+        if name not in made:
+            for ext in (".pdf", ".png"):
+                (out / f"{name}{ext}").unlink(missing_ok=True)
+    if replication is None:
+        for ext in (".csv", ".md", ".tex"):
+            (tables / f"replication{ext}").unlink(missing_ok=True)
 
     command = _command(argv)
     lines = [f"# The study{tag}", ""]
@@ -265,7 +253,7 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
                   "data/README.md). They show what the study produces, not what the "
                   "datasets say.", ""]
     lines += ["## Methods", "", _methods(config, data), "",
-              "## Verdicts", "", *_verdict_words(table), "",
+              "## Verdicts", "", *_verdict_words(table, config.confidence_level), "",
               "## Headline table", "",
               "Full table with the secondary metrics: `tables/pvalues.csv` (also `.md`, "
               "`.tex`); every fold score: `tables/fold_scores.csv`.", ""]
@@ -281,11 +269,11 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
                   f"replication = `{config.replication}`).", "",
                   to_markdown(replication), ""]
     lines += ["## Figures", ""]
-    for i, (name, paths) in enumerate(made.items(), start=1):
+    for i, (paths, caption) in enumerate(made.values(), start=1):
         png = next(p for p in paths if p.suffix == ".png")
         pdf = next(p for p in paths if p.suffix == ".pdf")
         lines += [f"![Figure {i}]({png.name})", "",
-                  f"**Figure {i}.** {_CAPTIONS[name]}{tag} Vector version: `{pdf.name}`. "
+                  f"**Figure {i}.** {caption} Vector version: `{pdf.name}`. "
                   f"Made by `{command}`.", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
     return table

@@ -17,8 +17,9 @@ schema-faithful synthetic data under ``<out>/demo/``, every output marked synthe
 
 Randomness: one master seed. Each analysis draws from its own
 ``np.random.SeedSequence(seed, spawn_key=...)`` child, keyed by the names of its dataset,
-task, model and purpose (not by position), so a cell's numbers do not depend on which other
-cells run, on ``--jobs`` or on the back end.
+task, model and purpose (not by the cell's position), so a cell's numbers do not depend on
+which other cells run, on ``--jobs`` or on the back end; a cell's bootstrap spawns one
+grandchild per metric in the task's fixed metric order.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from study.store import load_cell, save_cell
 
 __all__ = ["ComputedCell", "main", "seed_for"]
 
-_PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3}
+_PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3, "demo": 4}
 
 
 def seed_for(seed: int, *names: str, purpose: str) -> np.random.SeedSequence:
@@ -99,7 +100,7 @@ def prepare_data(config: Config, *, data_dir: Path | None, out: Path) -> tuple[S
         )
         out = out / "demo"
         directory = out / "data"
-        write_demo_data(directory, random_state=seed_for(config.seed, "demo", purpose="folds"))
+        write_demo_data(directory, random_state=seed_for(config.seed, "demo", purpose="demo"))
         synthetic = True
     else:
         synthetic = False
@@ -166,10 +167,13 @@ def cell_key(config: Config, data: StudyData, dataset: str, task: str, model: st
     parts = {
         "seed": config.seed, "dataset": dataset, "task": task, "model": model,
         "n_splits": config.n_splits, "n_bins": config.n_bins,
-        "n_repeats": settings.n_repeats, "n_permutations": settings.n_permutations,
-        "sequential": settings.sequential, "n_estimators": settings.n_estimators,
+        "n_repeats": settings.n_repeats,
         "n_resamples": config.n_resamples, "confidence_level": config.confidence_level,
     }
+    if model != baseline_name(task):  # the baseline runs no permutation test
+        parts.update(n_permutations=settings.n_permutations, sequential=settings.sequential)
+    if model not in LINEAR_MODELS:  # the linear models have no trees or iterations
+        parts["n_estimators"] = settings.n_estimators
     return digest(parts, data.provenance[dataset].sha256, __version__)
 
 
@@ -237,9 +241,9 @@ def _compute_cell(config: Config, data: StudyData, folds: Folds, dataset: str, t
             )
         timings["permutation_s"] = time.perf_counter() - start
     start = time.perf_counter()
+    metrics = list(cv.scores)  # a fixed order per task: headline metric, then secondaries
     boot_seed = seed_for(config.seed, dataset, task, model, purpose="bootstrap")
-    metrics = list(cv.scores)
-    children = boot_seed.spawn(len(metrics))  # drawn here, before dispatch
+    children = boot_seed.spawn(len(metrics))  # one child per metric, before dispatch
     with executor(jobs, backend) as (pool, _):
         intervals = list(pool(
             delayed(bootstrap_cv)(cv.y, cv.oof, cv.folds, metric=metric,
@@ -426,7 +430,10 @@ def _dask_client(backend: str, scheduler: str | None, jobs: int) -> Iterator[Non
         with client:
             yield
     else:
-        with LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
+        import os
+
+        n_workers = (os.cpu_count() or 1) if jobs == -1 else max(1, jobs)
+        with LocalCluster(n_workers=n_workers, threads_per_worker=1,
                           processes=True) as cluster, Client(cluster):
             yield
 
@@ -442,15 +449,21 @@ def _main(argv: Sequence[str] | None = None) -> int:
     config = build_config(args)
     say = functools.partial(print, flush=True)
     stage_s: dict[str, Any] = {}
-    start = time.perf_counter()
-    data, out = prepare_data(config, data_dir=args.data_dir, out=args.out)
-    stage_s["load_s"] = time.perf_counter() - start
     # joblib runs n_jobs=1 in-process: on Dask every worker of the cluster is used instead
     jobs = -1 if args.backend == "dask" else args.jobs
+    # the back end is checked (and a cluster reached) before anything is written
     with _dask_client(args.backend, args.scheduler, args.jobs):
+        if args.stage == "render" and args.data_dir is None and not _has_any_csv(Path("data")):
+            if not (args.out / "demo" / "cache").is_dir():
+                raise ConfigError(f"--stage render: no saved demo results under "
+                                  f"{args.out / 'demo' / 'cache'}; run --stage compute first")
+        start = time.perf_counter()
+        data, out = prepare_data(config, data_dir=args.data_dir, out=args.out)
+        stage_s["load_s"] = time.perf_counter() - start
         if args.stage in ("compute", "all"):
+            workers = "all Dask workers" if args.backend == "dask" else f"{args.jobs} job(s)"
             say(f"compute: {len(config.cells())} cells, preset {config.preset}, seed "
-                f"{config.seed}, {args.jobs} job(s), back end {args.backend}")
+                f"{config.seed}, {workers}, back end {args.backend}")
             cells, timings = compute(config, data, out, jobs=jobs, backend=args.backend,
                                      show_progress=not args.quiet)
             stage_s.update(timings)
@@ -462,8 +475,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             replication = report.load_replication(config, data, out)
     if args.stage in ("render", "all"):
         start = time.perf_counter()
-        table = report.render(config, data, out, cells, replication, argv=argv,
-                              stage_s=stage_s)
+        table = report.render(config, data, out, cells, replication, argv=argv)
         stage_s["render_s"] = time.perf_counter() - start
         report.write_manifest(config, data, out, stage_s, argv=argv)
         say("\n" + report.headline_text(table))

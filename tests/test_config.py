@@ -79,3 +79,8 @@ def test_toml_errors_name_the_file(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text("seed = 3\n[cv]\nn_repeats = 4\n")
     assert resolve("quick", load_toml(good)).n_repeats == 4
+
+
+def test_models_without_any_task_is_an_error():
+    with pytest.raises(ConfigError, match="has no model for tasks"):
+        resolve("quick", {"models": ["ridge"], "tasks": ["classification"]})

@@ -186,3 +186,22 @@ def test_quick_preset_on_the_real_data(real_data_dir, tmp_path):
     assert primary[["statistic", "ci_low", "ci_high", "p_perm", "p_tost"]].notna().all().all()
     replication = pd.read_csv(out / "tables" / "replication.csv")
     assert replication["within_tolerance"].all()
+
+
+def test_a_task_without_a_chosen_model_is_left_out(tmp_path, tiny_config, synthetic_dir):
+    out = tmp_path / "out"
+    assert _run("--data-dir", synthetic_dir, "--out", out, "--preset", "quick",
+                "--config", tiny_config, "--models", "ridge", "--datasets", "trends") == 0
+    table = pd.read_csv(out / "tables" / "pvalues.csv")
+    assert set(table.task) == {"regression"} and set(table.model) == {"ridge", "dummy"}
+    assert not (out / "roc_curves.png").exists()  # nothing to draw, nothing stale
+    assert (out / "report.md").exists() and (out / "manifest.json").exists()
+
+
+def test_demo_render_without_results_writes_nothing(tmp_path, tiny_config, monkeypatch,
+                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _run("--out", "figures", "--preset", "quick", "--config", tiny_config,
+                "--stage", "render") == 2
+    assert "run --stage compute first" in capsys.readouterr().err
+    assert not (tmp_path / "figures").exists()
