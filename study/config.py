@@ -40,6 +40,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "permutation": {"n_permutations": 999, "sequential": 5},
         "bootstrap": {"n_resamples": 9999, "confidence_level": 0.95},
         "inference": {"alpha": 0.05, "auc_margin": 0.02, "r2_margin": 0.01},
+        "univariate": {"n_resamples": 999},
         "replication": "all",
         "model_settings": {
             "random_forest": {"n_repeats": 1, "n_permutations": 299, "sequential": 3},
@@ -56,6 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "permutation": {"n_permutations": 299, "sequential": 5},
         "bootstrap": {"n_resamples": 999, "confidence_level": 0.95},
         "inference": {"alpha": 0.05, "auc_margin": 0.02, "r2_margin": 0.01},
+        "univariate": {"n_resamples": 199},
         "replication": "linear",
         "model_settings": {
             "random_forest": {"n_repeats": 1, "n_permutations": 19, "sequential": 3,
@@ -67,13 +69,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 _TOP_KEYS = {"seed", "datasets", "tasks", "models", "cv", "permutation", "bootstrap",
-             "inference", "model_settings", "replication"}
+             "inference", "model_settings", "replication", "univariate"}
 _REPLICATION = ("all", "linear", "none")
 _SECTION_KEYS = {
     "cv": {"n_splits", "n_repeats", "n_bins"},
     "permutation": {"n_permutations", "sequential"},
     "bootstrap": {"n_resamples", "confidence_level"},
     "inference": {"alpha", "auc_margin", "r2_margin"},
+    "univariate": {"n_resamples"},
 }
 _MODEL_KEYS = {"n_repeats", "n_permutations", "sequential", "n_estimators"}
 
@@ -108,6 +111,7 @@ class Config:
     auc_margin: float
     r2_margin: float
     replication: str
+    univariate_resamples: int
     model_settings: Mapping[str, ModelSettings]
     raw: Mapping[str, Any]
 
@@ -263,6 +267,8 @@ def resolve(preset: str = "full", override: Mapping[str, Any] | None = None) -> 
         auc_margin=_float(inf["auc_margin"], "inference.auc_margin", low=0.0, high=0.5),
         r2_margin=_float(inf["r2_margin"], "inference.r2_margin", low=0.0, high=1.0),
         replication=_choice(raw["replication"], "replication", _REPLICATION),
+        univariate_resamples=_int(raw["univariate"]["n_resamples"], "univariate.n_resamples",
+                                  minimum=99),
         model_settings=settings,
         raw=raw,
     )

@@ -78,6 +78,94 @@ def load_replication(config: Config, data: StudyData, out: Path) -> pd.DataFrame
 
 
 # ----------------------------------------------------------------------------------------
+# Data checks: forensics and univariate tests (computed once, saved, rendered)
+
+_CHECK_TABLES = ("marginals", "pairwise", "impossible", "constants", "templates")
+
+
+def _checks_dir(config: Config, data: StudyData, out: Path) -> Path:
+    key = digest(config.seed, config.univariate_resamples, sorted(config.datasets),
+                 [data.provenance[d].sha256 for d in sorted(config.datasets)], __version__)
+    return out / "cache" / f"checks-{key}"
+
+
+def compute_checks(config: Config, data: StudyData, out: Path) -> dict[str, Any]:
+    """Forensics and univariate tests of every dataset, saved under the cache (reused)."""
+    directory = _checks_dir(config, data, out)
+    if (directory / "summary.json").exists():
+        return load_checks(config, data, out)
+    from study.datasets import get_spec
+    from study.forensics import forensics, summary_text
+    from study.run_all import seed_for
+    from study.univariate import univariate
+
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in _CHECK_TABLES}
+    tables["univariate"] = []
+    summaries = {}
+    for name in config.datasets:
+        spec = get_spec(name)
+        result = forensics(data.frames[name], spec)
+        for table in _CHECK_TABLES:
+            frame = getattr(result, table)
+            if "dataset" not in frame.columns:
+                frame = frame.assign(dataset=name)
+            tables[table].append(frame)
+        summaries[name] = summary_text(result)
+        tables["univariate"].append(univariate(
+            data.frames[name], spec, n_resamples=config.univariate_resamples,
+            random_state=seed_for(config.seed, name, purpose="univariate")))
+    for table, frames in tables.items():
+        combined = pd.concat(frames, ignore_index=True)
+        atomic_write_text(directory / f"{table}.csv",
+                          combined.to_csv(index=False, lineterminator="\n"))
+    write_json(directory / "summary.json", summaries)  # last: marks the checks complete
+    return load_checks(config, data, out)
+
+
+def load_checks(config: Config, data: StudyData, out: Path) -> dict[str, Any]:
+    """The saved data checks; missing ones are a clear error."""
+    import json
+
+    directory = _checks_dir(config, data, out)
+    if not (directory / "summary.json").exists():
+        from study.errors import ConfigError
+
+        raise ConfigError(f"--stage render: no saved data checks under {directory}; run "
+                          "--stage compute first")
+    checks: dict[str, Any] = {"summary": json.loads((directory / "summary.json").read_text())}
+    for table in (*_CHECK_TABLES, "univariate"):
+        checks[table] = pd.read_csv(directory / f"{table}.csv")
+    return checks
+
+
+def _checks_section(checks: dict[str, Any], datasets: Sequence[str], alpha: float
+                    ) -> list[str]:
+    uni = checks["univariate"]
+    lines = ["## Data forensics", "",
+             "Is the data's lack of signal a property of popularity, or of the tables? Each "
+             "marginal is tested against a uniform distribution, every pair of columns for "
+             "independence (Benjamini-Hochberg across pairs), and records that no real log "
+             "could produce are counted (`tables/forensics_*.csv`).", ""]
+    for name in datasets:
+        lines += [checks["summary"][name], ""]
+    lines += ["## Univariate tests", "",
+              "The original author's EDA step, done formally: each metadata variable against "
+              "the regression target (one-way ANOVA with eta squared, Kruskal-Wallis with "
+              "epsilon squared, Spearman for numeric variables) and the class target "
+              "(chi-square with Cramer's V), with bootstrap intervals for the effect sizes "
+              "and Benjamini-Hochberg within each family (`tables/univariate.csv`).", ""]
+    for name, group in uni.groupby("dataset", sort=False):
+        hits = int((group["q_bh"] < alpha).sum())
+        smallest = group.loc[group["q_bh"].idxmin()]
+        lines.append(
+            f"- **{name}**: {hits} of {len(group)} tests have q < {alpha}; the smallest q is "
+            f"{smallest['q_bh']:.3g} ({smallest['variable']} against the {smallest['target']} "
+            f"target, {smallest['test']}, {smallest['effect_name']} = "
+            f"{smallest['effect']:.3g}).")
+    return [*lines, ""]
+
+
+# ----------------------------------------------------------------------------------------
 # Tables
 
 
@@ -208,7 +296,8 @@ def _verdict_words(table: pd.DataFrame, level: float) -> list[str]:
 
 
 def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedCell],
-           replication: pd.DataFrame | None, *, argv: Sequence[str] | None) -> pd.DataFrame:
+           replication: pd.DataFrame | None, checks: dict[str, Any], *,
+           argv: Sequence[str] | None) -> pd.DataFrame:
     """Write every table, figure and the report from saved results; returns the p-values."""
     from study import figures
     from study.run_all import table_cells
@@ -232,6 +321,11 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
     if replication is not None:
         write_table(replication, tables, "replication",
                     caption="The original notebook's numbers and ours")
+    for name in _CHECK_TABLES:
+        write_table(_mark(checks[name], synthetic), tables, f"forensics_{name}",
+                    caption=f"Data forensics: {name}" + tag)
+    write_table(_mark(checks["univariate"], synthetic), tables, "univariate",
+                caption="Univariate tests of every metadata variable" + tag)
 
     made = figures.render_all(tcells, out, table=table, auc_margin=config.auc_margin,
                               r2_margin=config.r2_margin, synthetic=synthetic)
@@ -268,6 +362,7 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
                   "within tolerance (`tables/replication.csv`; "
                   f"replication = `{config.replication}`).", "",
                   to_markdown(replication), ""]
+    lines += _checks_section(checks, config.datasets, config.alpha)
     lines += ["## Figures", ""]
     for i, (paths, caption) in enumerate(made.values(), start=1):
         png = next(p for p in paths if p.suffix == ".png")

@@ -54,7 +54,8 @@ from study.store import load_cell, save_cell
 
 __all__ = ["ComputedCell", "main", "seed_for"]
 
-_PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3, "demo": 4}
+_PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3, "demo": 4,
+             "univariate": 5}
 
 
 def seed_for(seed: int, *names: str, purpose: str) -> np.random.SeedSequence:
@@ -470,12 +471,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
             start = time.perf_counter()
             replication = report.compute_replication(config, data, out)
             stage_s["replication_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            checks = report.compute_checks(config, data, out)
+            stage_s["checks_s"] = time.perf_counter() - start
         else:
             cells = load_computed(config, data, out)
             replication = report.load_replication(config, data, out)
+            checks = report.load_checks(config, data, out)
     if args.stage in ("render", "all"):
         start = time.perf_counter()
-        table = report.render(config, data, out, cells, replication, argv=argv)
+        table = report.render(config, data, out, cells, replication, checks, argv=argv)
         stage_s["render_s"] = time.perf_counter() - start
         report.write_manifest(config, data, out, stage_s, argv=argv)
         say("\n" + report.headline_text(table))

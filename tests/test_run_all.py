@@ -52,7 +52,8 @@ def test_tiny_study_writes_every_output(tmp_path, tiny_config, synthetic_dir, ca
                 "--config", tiny_config) == 0
     printed = capsys.readouterr().out
     assert "verdict" in printed and "trends/regression/ridge: r2 =" in printed
-    for name in ("pvalues", "fold_scores"):
+    for name in ("pvalues", "fold_scores", "univariate", "forensics_marginals",
+                 "forensics_pairwise", "forensics_impossible"):
         for ext in ("csv", "md", "tex"):
             assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
     for fig in ("permutation_nulls", "forest_plot", "roc_curves", "fold_scores"):
@@ -67,6 +68,10 @@ def test_tiny_study_writes_every_output(tmp_path, tiny_config, synthetic_dir, ca
     assert set(primary.verdict) <= {"signal", "practically null", "inconclusive"}
     report = (out / "report.md").read_text()
     assert "## Methods" in report and "2 repeats of stratified 5-fold" in report
+    assert "## Data forensics" in report and "## Univariate tests" in report
+    univariate = pd.read_csv(out / "tables" / "univariate.csv")
+    assert set(univariate.dataset) == {"trends", "popularity"}
+    assert univariate.q_bh.between(0, 1).all()
     assert "python -m study.run_all" in report
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 11 and manifest["data"]["trends"]["sha256"]
@@ -186,6 +191,10 @@ def test_quick_preset_on_the_real_data(real_data_dir, tmp_path):
     assert primary[["statistic", "ci_low", "ci_high", "p_perm", "p_tost"]].notna().all().all()
     replication = pd.read_csv(out / "tables" / "replication.csv")
     assert replication["within_tolerance"].all()
+    impossible = pd.read_csv(out / "tables" / "forensics_impossible.csv")
+    likes = impossible[(impossible.dataset == "popularity")
+                       & (impossible.check == "Likes > Views")]
+    assert len(likes) == 1 and 0.08 < float(likes.fraction.iloc[0]) < 0.12
 
 
 def test_a_task_without_a_chosen_model_is_left_out(tmp_path, tiny_config, synthetic_dir):
