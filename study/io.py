@@ -73,7 +73,7 @@ def _cell(value: object, digits: int) -> str:
         if abs(value) >= 1:
             return f"{value:.{digits + 2}g}"
         return f"{value:.{digits}f}".rstrip("0").rstrip(".")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None:
         return ""
     return str(value)
 

@@ -75,7 +75,6 @@ class StudyData:
     frames: dict[str, pd.DataFrame]
     provenance: dict[str, Provenance]
     synthetic: bool
-    data_dir: Path
 
 
 def _has_any_csv(directory: Path) -> bool:
@@ -109,7 +108,7 @@ def prepare_data(config: Config, *, data_dir: Path | None, out: Path) -> tuple[S
     for name in config.datasets:
         frames[name], provenance[name] = load(name, directory, n_splits=config.n_splits,
                                               n_bins=config.n_bins)
-    return StudyData(frames, provenance, synthetic, directory), out
+    return StudyData(frames, provenance, synthetic), out
 
 
 def target(frame: pd.DataFrame, dataset: str, task: str) -> np.ndarray:
