@@ -3,7 +3,8 @@
 Runs ``python -m study.run_all`` from scratch (a fresh output folder, so nothing is reused)
 for each preset asked for, and prints one line per run::
 
-    preset=<name> jobs=<n> wall_s=<seconds> cells=<n> compute_s=<s> replication_s=<s> render_s=<s>
+    preset=<name> jobs=<n> wall_s=<s> cells=<n> compute_s=<s> replication_s=<s> checks_s=<s>
+    render_s=<s>
 
 The per-stage seconds come from the run's own manifest. Usage::
 
@@ -32,7 +33,7 @@ def run(preset: str, jobs: int, data_dir: str) -> str:
                         "--quiet"], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         timings = json.loads((out / "manifest.json").read_text())["timings_s"]
-    stages = " ".join(f"{k}={timings[k]:.1f}" for k in ("compute_s", "replication_s",
+    stages = " ".join(f"{k}={timings[k]:.1f}" for k in ("compute_s", "replication_s", "checks_s",
                                                       "render_s") if k in timings)
     return (f"preset={preset} jobs={jobs} wall_s={wall:.1f} "
             f"cells={timings.get('cells_computed', 0)} {stages}")

@@ -86,8 +86,15 @@ _MAX_LATTICE = 1000
 # --------------------------------------------------------------------------- effect sizes
 
 def _codes(values) -> tuple[np.ndarray, int]:
-    """Integer codes 0..k-1 of a categorical array and the number of levels k."""
-    _, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+    """Integer codes 0..k-1 of a categorical array and the number of levels k.
+
+    Numeric input is compared as numbers (fast: bootstrap resamples of codes come back
+    here, as floats when paired with a float array); anything else as strings.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in "iubf":
+        array = np.asarray(values, dtype=object).astype(str)
+    _, codes = np.unique(array, return_inverse=True)
     codes = codes.ravel().astype(np.int64)
     return codes, int(codes.max()) + 1 if codes.size else 0
 
