@@ -16,6 +16,7 @@ Back ends are joblib's: ``"loky"`` (processes, the default), ``"threading"`` and
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from numbers import Integral
@@ -24,7 +25,7 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["BACKENDS", "as_seed_sequence", "check_n_jobs", "executor", "seed_to_int"]
+__all__ = ["BACKENDS", "as_seed_sequence", "check_n_jobs", "executor", "seed_for", "seed_to_int"]
 
 #: Parallel back ends accepted by the engines.
 BACKENDS = ("loky", "threading", "dask")
@@ -60,6 +61,24 @@ def as_seed_sequence(random_state: int | np.random.SeedSequence, *,
         f"{name}={random_state!r} must be a non-negative int or a numpy.random.SeedSequence "
         "(None is refused so that every result can be reproduced)"
     )
+
+
+#: The analyses that draw randomness; each has its own branch of the master seed.
+PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3, "demo": 4,
+            "univariate": 5, "calibration": 6}
+
+
+def seed_for(seed: int, *names: str, purpose: str) -> np.random.SeedSequence:
+    """The seed sequence child of one analysis, keyed by names rather than positions.
+
+    ``SeedSequence(seed, spawn_key=(crc32(name) ..., PURPOSES[purpose]))``: the child of a
+    (dataset, task, model, ...) does not depend on which other analyses run, or in which
+    order, so adding a cell or a replicate never changes the numbers of another.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose={purpose!r}; expected one of {', '.join(PURPOSES)}")
+    key = (*tuple(zlib.crc32(name.encode()) for name in names), PURPOSES[purpose])
+    return np.random.SeedSequence(seed, spawn_key=key)
 
 
 def seed_to_int(random_state: int | np.random.SeedSequence, *,

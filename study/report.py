@@ -96,7 +96,7 @@ def compute_checks(config: Config, data: StudyData, out: Path) -> dict[str, Any]
         return load_checks(config, data, out)
     from study.datasets import get_spec
     from study.forensics import forensics, summary_text
-    from study.run_all import seed_for
+    from study.parallel import seed_for
     from study.univariate import univariate
 
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in _CHECK_TABLES}
@@ -138,6 +138,69 @@ def load_checks(config: Config, data: StudyData, out: Path) -> dict[str, Any]:
     return checks
 
 
+# ----------------------------------------------------------------------------------------
+# Calibration summary (the study's tests on simulated null tables; python -m study.calibrate
+# runs the full calibration)
+
+
+def _calibration_design(config: Config) -> dict[str, Any] | None:
+    if config.calibration == "none":
+        return None
+    from study.calibration import design_for
+
+    return design_for(config.calibration, {"seed": config.seed})
+
+
+def compute_calibration(config: Config, out: Path, *, jobs: int, backend: str = "loky",
+                        show_progress: bool = True) -> Any:
+    """The calibration summary of ``config`` (computed once, saved, reused), or ``None``."""
+    design = _calibration_design(config)
+    if design is None:
+        return None
+    from study.calibrate import run
+
+    return run(design, out, jobs=jobs, backend=backend, show_progress=show_progress)[0]
+
+
+def load_calibration(config: Config, out: Path) -> Any:
+    """The saved calibration summary; a requested but missing one is a clear error."""
+    design = _calibration_design(config)
+    if design is None:
+        return None
+    from study.calibrate import load
+
+    saved = load(design, out)
+    if saved is None:
+        from study.errors import ConfigError
+
+        raise ConfigError(f"--stage render: no saved calibration summary under "
+                          f"{out / 'cache'}; run --stage compute first")
+    return saved
+
+
+def _calibration_section(calibration: Any) -> list[str]:
+    t1 = calibration.type1
+    design = calibration.design
+    inside = int(((t1["ci_low"] <= t1["alpha"]) & (t1["alpha"] <= t1["ci_high"])).sum())
+    t = design["type1"]
+    lines = ["## Calibration (summary)", "",
+             f"Would the tests above reject too often when nothing is there? On "
+             f"{t['n_replicates']} simulated null tables of {t['n']} rows with the schema of "
+             f"{', '.join(design.get('datasets', ['trends', 'popularity']))} (target "
+             "independent of every column), each test was run at alpha = "
+             f"{design['alpha']} with the study's pipelines and folds (permutation tests "
+             f"with B = {t['n_permutations']}, sequential h = {t['sequential']}). "
+             f"{inside} of {len(t1)} tested cells hold alpha inside the Clopper-Pearson 95% "
+             "interval of their rejection rate (`tables/calibration_summary.csv`). Power, "
+             "minimum detectable effects and interval coverage at the real sample sizes: "
+             "`python -m study.calibrate` (see the README).", ""]
+    for row in t1.itertuples():
+        lines.append(f"- {row.dataset} / {row.model} / {row.test}: type-I error "
+                     f"{row.type1_error:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}], KS p = "
+                     f"{row.ks_p:.2g}.")
+    return [*lines, ""]
+
+
 def _checks_section(checks: dict[str, Any], datasets: Sequence[str], alpha: float
                     ) -> list[str]:
     uni = checks["univariate"]
@@ -163,6 +226,21 @@ def _checks_section(checks: dict[str, Any], datasets: Sequence[str], alpha: floa
             f"target, {smallest['test']}, {smallest['effect_name']} = "
             f"{smallest['effect']:.3g}).")
     return [*lines, ""]
+
+
+def _render_check_figures(checks: dict[str, Any], out: Path, *, alpha: float,
+                          synthetic: bool) -> dict[str, tuple[list[Path], str]]:
+    from study.checks_figures import CAPTIONS, forensics_pairs, univariate_effects
+    from study.figures import SYNTHETIC_NOTE, save_figure
+
+    note = SYNTHETIC_NOTE if synthetic else ""
+    drawn = {"forensics_pairs": lambda: forensics_pairs(checks["pairwise"], alpha=alpha,
+                                                        synthetic=synthetic),
+             "univariate_effects": lambda: univariate_effects(checks["univariate"],
+                                                              alpha=alpha,
+                                                              synthetic=synthetic)}
+    return {name: (save_figure(draw(), out / name), CAPTIONS[name].format(alpha=alpha) + note)
+            for name, draw in drawn.items()}
 
 
 # ----------------------------------------------------------------------------------------
@@ -304,7 +382,7 @@ def _verdict_words(table: pd.DataFrame, level: float) -> list[str]:
 
 def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedCell],
            replication: pd.DataFrame | None, checks: dict[str, Any], *,
-           argv: Sequence[str] | None) -> pd.DataFrame:
+           calibration: Any = None, argv: Sequence[str] | None) -> pd.DataFrame:
     """Write every table, figure and the report from saved results; returns the p-values."""
     from study import figures
     from study.run_all import table_cells
@@ -336,6 +414,17 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
 
     made = figures.render_all(tcells, out, table=table, auc_margin=config.auc_margin,
                               r2_margin=config.r2_margin, synthetic=synthetic)
+    made.update(_render_check_figures(checks, out, alpha=config.alpha, synthetic=synthetic))
+    if calibration is not None:
+        from study.calibration_figures import CAPTIONS, pvalue_qq
+        from study.figures import save_figure
+
+        write_table(calibration.type1, tables, "calibration_summary",
+                    caption="Type-I error of the study's tests on simulated null tables")
+        made["calibration_summary_qq"] = (
+            save_figure(pvalue_qq(calibration.type1_replicates, calibration.design),
+                        out / "calibration_summary_qq"),
+            CAPTIONS["calibration_qq"].format(alpha=calibration.design["alpha"]))
     # outputs an earlier run made and this configuration does not: remove, so the folder
     # always agrees with report.md
     for name in figures.FIGURES:
@@ -345,6 +434,10 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
     if replication is None:
         for ext in (".csv", ".md", ".tex"):
             (tables / f"replication{ext}").unlink(missing_ok=True)
+    if calibration is None:
+        for path in (*(tables / f"calibration_summary{e}" for e in (".csv", ".md", ".tex")),
+                     out / "calibration_summary_qq.pdf", out / "calibration_summary_qq.png"):
+            path.unlink(missing_ok=True)
 
     command = _command(argv)
     lines = [f"# The study{tag}", ""]
@@ -370,6 +463,8 @@ def render(config: Config, data: StudyData, out: Path, cells: Sequence[ComputedC
                   f"replication = `{config.replication}`).", "",
                   to_markdown(replication), ""]
     lines += _checks_section(checks, config.datasets, config.alpha)
+    if calibration is not None:
+        lines += _calibration_section(calibration)
     lines += ["## Figures", ""]
     for i, (paths, caption) in enumerate(made.values(), start=1):
         png = next(p for p in paths if p.suffix == ".png")

@@ -29,7 +29,6 @@ import contextlib
 import functools
 import sys
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,23 +45,13 @@ from study.errors import ConfigError, guarded_main
 from study.inference import Cell
 from study.intervals import bootstrap_cv
 from study.models import LINEAR_MODELS, baseline_name, build_model
-from study.parallel import executor
+from study.parallel import executor, seed_for
 from study.permutation import permutation_test
 from study.resampling import Folds, cross_validate, repeated_folds
 from study.results import CVResult
 from study.store import load_cell, save_cell
 
 __all__ = ["ComputedCell", "main", "seed_for"]
-
-_PURPOSES = {"folds": 0, "model": 1, "permutation": 2, "bootstrap": 3, "demo": 4,
-             "univariate": 5}
-
-
-def seed_for(seed: int, *names: str, purpose: str) -> np.random.SeedSequence:
-    """The seed sequence child of one analysis, keyed by names rather than positions."""
-    key = (*tuple(zlib.crc32(name.encode()) for name in names), _PURPOSES[purpose])
-    return np.random.SeedSequence(seed, spawn_key=key)
-
 
 # ----------------------------------------------------------------------------------------
 # Data
@@ -473,13 +462,20 @@ def _main(argv: Sequence[str] | None = None) -> int:
             start = time.perf_counter()
             checks = report.compute_checks(config, data, out)
             stage_s["checks_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            calibration = report.compute_calibration(config, out, jobs=jobs,
+                                                     backend=args.backend,
+                                                     show_progress=not args.quiet)
+            stage_s["calibration_s"] = time.perf_counter() - start
         else:
             cells = load_computed(config, data, out)
             replication = report.load_replication(config, data, out)
             checks = report.load_checks(config, data, out)
+            calibration = report.load_calibration(config, out)
     if args.stage in ("render", "all"):
         start = time.perf_counter()
-        table = report.render(config, data, out, cells, replication, checks, argv=argv)
+        table = report.render(config, data, out, cells, replication, checks,
+                              calibration=calibration, argv=argv)
         stage_s["render_s"] = time.perf_counter() - start
         report.write_manifest(config, data, out, stage_s, argv=argv)
         say("\n" + report.headline_text(table))

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
+from study.calibration import attainable_pvalues, randomized_pvalues
 from study.datasets import class_target, get_spec, load
 from study.models import build_model
 from study.permutation import null_distribution, permutation_test
@@ -61,25 +62,11 @@ def _sklearn_permutations(random_state: int, n: int, n_permutations: int) -> np.
 
 
 def _attainable(budget: int, h: int | None) -> np.ndarray:
-    """Every value the (sequential) Monte Carlo p-value can take."""
-    values = {(g + 1) / (budget + 1) for g in range(budget + 1 if h is None else h)}
-    if h is not None:
-        values |= {h / length for length in range(h, budget + 1)}
-    return np.array(sorted(values))
+    return attainable_pvalues(budget, h)
 
 
 def _randomised(pvalues, budget, h, rng) -> np.ndarray:
-    """Spread each discrete p uniformly down to the next attainable value.
-
-    If ``P(p <= a) = a`` at every attainable ``a`` (an exact test) the result is exactly
-    uniform on (0, 1), so a KS test applies.
-    """
-    grid = np.r_[0.0, _attainable(budget, h)]
-    pvalues = np.asarray(pvalues)
-    idx = np.searchsorted(grid, pvalues - 1e-12)
-    assert np.allclose(grid[idx], pvalues), "a p-value that the rule cannot produce"
-    lower = grid[idx - 1]
-    return lower + rng.random(pvalues.size) * (pvalues - lower)
+    return randomized_pvalues(pvalues, attainable_pvalues(budget, h), rng)
 
 
 @pytest.fixture
