@@ -175,8 +175,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "type1": {"n": 500, "n_replicates": 200, "n_permutations": 19, "sequential": 1,
                   "forest": {"dataset": "popularity", "n_replicates": 100,
                              "n_estimators": 20}},
-        "power": {"n": None, "effects": [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
-                  "n_null": 100, "n_replicates": 30},
+        "power": {"n": None, "effects": [0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
+                  "n_null": 80, "n_replicates": 25},
         "bootstrap": {"n_resamples": 999},
     },
     "full": {
@@ -185,7 +185,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "forest": {"dataset": "popularity", "n_replicates": 300,
                              "n_estimators": 100}},
         "power": {"n": None, "effects": [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
-                  "n_null": 500, "n_replicates": 200},
+                  "n_null": 400, "n_replicates": 200},
         "bootstrap": {"n_resamples": 1999},
     },
     # the run inside python -m study.run_all: the study's scheme on the cheaper table
@@ -330,7 +330,9 @@ def _type1_replicate(design: Mapping[str, Any], dataset: str, r: int) -> list[di
                      random_state=_seed(seed, "type1", dataset, 0.0, r, "data"))
     n = len(frame)
     base = {"dataset": dataset, "n": n, "replicate": r}
-    perm_kw = {"n_permutations": t1["n_permutations"], "sequential": t1["sequential"]}
+    # one permutation at a time: with sequential stopping nothing is computed past L
+    perm_kw = {"n_permutations": t1["n_permutations"], "sequential": t1["sequential"],
+               "chunk_size": 1}
     forest = t1.get("forest")
     rows = []
 

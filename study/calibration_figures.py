@@ -35,6 +35,10 @@ _TEST_COLORS = {
 _TEST_MARKERS = {"permutation (simulated null)": "o", "corrected t vs baseline": "s",
                  "DeLong": "^"}
 
+_SHORT_TESTS = {"permutation (stratified)": "perm. stratified",
+                "permutation (unstratified)": "perm. unstratified",
+                "corrected t vs baseline": "corr. t vs dummy"}
+
 #: Caption templates; ``{alpha}``, ``{level}`` and ``{n_splits}`` are filled by the caller.
 CAPTIONS = {
     "calibration_qq": (
@@ -94,21 +98,20 @@ def pvalue_qq(replicates: pd.DataFrame, design: Mapping[str, Any]) -> Figure:
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)
         for ax, ((dataset, _, test, model), group) in zip(axes.flat, groups, strict=False):
-            p = uniform_pvalues(group, design)
+            p = np.sort(uniform_pvalues(group, design))
             x, low, high = ks_band(p.size)
-            ax.fill_between(x, low, high, color="#D9D9D9", linewidth=0, step="pre")
+            mid = x - 0.5 / p.size  # plotting positions (i - 1/2) / m
+            ax.fill_between(mid, low, high, color="#D9D9D9", linewidth=0)
             ax.plot([0, 1], [0, 1], color=OKABE_ITO["black"], linewidth=0.6, linestyle="--")
             ax.axvline(design["alpha"], color="#7F7F7F", linewidth=0.5, linestyle=":")
-            ax.plot(x, np.sort(p), color=OKABE_ITO["blue"], linewidth=0.9,
-                    drawstyle="steps-pre")
+            ax.plot(mid, p, color=OKABE_ITO["blue"], linewidth=0.9)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_xticks([0, 0.5, 1])
             ax.set_yticks([0, 0.5, 1])
-            label = test.replace("permutation ", "perm. ").replace("corrected t vs baseline",
-                                                                    "corr. t vs dummy")
-            _panel_label(ax, f"{dataset} · {model.replace('_', ' ')}\n{label} "
-                             f"(n={int(group['n'].iloc[0])}, {p.size} reps)")
+            _panel_label(ax, f"{dataset} · {model.replace('_', ' ')}\n"
+                             f"{_SHORT_TESTS.get(test, test)}, n = {int(group['n'].iloc[0])}, "
+                             f"{p.size} reps")
         for ax in axes[-1]:
             ax.set_xlabel("uniform quantile")
         for ax in axes[:, 0]:

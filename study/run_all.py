@@ -221,9 +221,10 @@ def _compute_cell(config: Config, data: StudyData, folds: Folds, dataset: str, t
             perm = permutation_test(
                 pipeline, frame, y, cell_folds, task=task,
                 n_permutations=settings.n_permutations, sequential=settings.sequential,
-                # small chunks let sequential stopping stop soon for the costly learners;
-                # the chunk size never changes a result
-                chunk_size=None if model in LINEAR_MODELS else 2,
+                # small chunks let sequential stopping stop soon (nothing past the
+                # stopping point is wasted beyond the chunk); the chunk size never changes
+                # a result
+                chunk_size=2,
                 n_jobs=jobs, backend=backend, progress=tick,
                 random_state=seed_for(config.seed, dataset, task, model,
                                       purpose="permutation"),

@@ -16,6 +16,7 @@ TINY = """
 seed = 11
 models = ["ridge", "logistic"]
 replication = "none"
+calibration = "none"
 [cv]
 n_repeats = 2
 [permutation]
@@ -56,8 +57,10 @@ def test_tiny_study_writes_every_output(tmp_path, tiny_config, synthetic_dir, ca
                  "forensics_pairwise", "forensics_impossible"):
         for ext in ("csv", "md", "tex"):
             assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for fig in ("permutation_nulls", "forest_plot", "roc_curves", "fold_scores"):
+    for fig in ("permutation_nulls", "forest_plot", "roc_curves", "fold_scores",
+                "forensics_pairs", "univariate_effects"):
         assert (out / f"{fig}.pdf").exists() and (out / f"{fig}.png").exists()
+    assert not (out / "calibration_summary_qq.pdf").exists()  # calibration = "none"
     table = pd.read_csv(out / "tables" / "pvalues.csv")
     assert list(table.columns) == [
         "dataset", "task", "model", "metric", "statistic", "ci_low", "ci_high", "baseline",
@@ -195,6 +198,16 @@ def test_quick_preset_on_the_real_data(real_data_dir, tmp_path):
     likes = impossible[(impossible.dataset == "popularity")
                        & (impossible.check == "Likes > Views")]
     assert len(likes) == 1 and 0.08 < float(likes.fraction.iloc[0]) < 0.12
+    # the calibration summary: every tested cell of the study's tests on null tables
+    calibration = pd.read_csv(out / "tables" / "calibration_summary.csv")
+    assert set(calibration.test) == {"permutation (stratified)", "DeLong",
+                                     "corrected t vs baseline"}
+    assert (calibration.n_replicates == 60).all()
+    assert calibration.type1_error.between(0, 1).all() and calibration.ks_p.between(0, 1).all()
+    report = (out / "report.md").read_text()
+    assert "## Calibration (summary)" in report and "calibration_summary_qq.png" in report
+    for fig in ("forensics_pairs", "univariate_effects", "calibration_summary_qq"):
+        assert (out / f"{fig}.png").stat().st_size > 10_000
 
 
 def test_a_task_without_a_chosen_model_is_left_out(tmp_path, tiny_config, synthetic_dir):
