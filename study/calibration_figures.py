@@ -44,11 +44,11 @@ CAPTIONS = {
     "calibration_qq": (
         "P-values of each test on null tables (target independent of every column), sorted "
         "against the quantiles of the uniform distribution, one panel per dataset, test and "
-        "model (n rows and replicates in the panel label). Permutation p-values are discrete "
-        "and shown randomised within the gap below each attainable value, which makes them "
-        "exactly uniform under a valid test. Grey band: simultaneous 95% Kolmogorov-Smirnov "
-        "band (a valid test stays inside it everywhere with probability 0.95). Dashed: the "
-        "identity; dotted: alpha = {alpha}."),
+        "model (rows per table and replicates in the panel label). Permutation p-values are "
+        "discrete and shown randomised within the gap below each attainable value, which "
+        "makes them exactly uniform under a valid test. Grey band: simultaneous 95% "
+        "Kolmogorov-Smirnov band (a valid test stays inside it everywhere with probability "
+        "0.95). Dashed: the identity; dotted: alpha = {alpha}."),
     "calibration_power": (
         "Power at alpha = {alpha} against the planted population R² of the best predictor "
         "(log scale), on tables with the real files' row counts, {n_splits}-fold CV of ridge "
@@ -109,8 +109,8 @@ def pvalue_qq(replicates: pd.DataFrame, design: Mapping[str, Any]) -> Figure:
             ax.set_ylim(0, 1)
             ax.set_xticks([0, 0.5, 1])
             ax.set_yticks([0, 0.5, 1])
-            _panel_label(ax, f"{dataset} · {model.replace('_', ' ')}\n"
-                             f"{_SHORT_TESTS.get(test, test)}, n = {int(group['n'].iloc[0])}, "
+            _panel_label(ax, f"{dataset} · {model.replace('_', ' ')} · n = "
+                             f"{int(group['n'].iloc[0])}\n{_SHORT_TESTS.get(test, test)}, "
                              f"{p.size} reps")
         for ax in axes[-1]:
             ax.set_xlabel("uniform quantile")

@@ -32,7 +32,10 @@ CAPTIONS = {
         "deciles; Spearman ρ for numeric variables), with 95% bootstrap percentile "
         "intervals. Filled markers: Benjamini-Hochberg q < {alpha} within the panel's "
         "family; open: not significant. Under independence these effect sizes are not "
-        "zero but of order (levels - 1) / n, which is where the points sit."),
+        "zero but of order (levels - 1) / n, which is where the points sit; for the same "
+        "reason the bootstrap distribution of a non-negative measure near zero lies above "
+        "the estimate, so its percentile interval shows sampling spread and may not contain "
+        "the point (the tests are the ANOVA, Kruskal-Wallis and chi-square p-values)."),
     "forensics_pairs": (
         "Dependence between every pair of columns of each table. Colour: -log10 of the "
         "p-value of the pair's test of independence (chi-square for two categorical "
