@@ -619,15 +619,21 @@ def delong_cv(y, oof, folds) -> DeLongCVResult:
 
     Notes
     -----
-    Within a repeat the test folds are disjoint, so conditionally on the
-    fitted models the fold AUCs are independent and the mean fold AUC has
-    variance ``sum_k var_k / K**2``. Repeats score the same rows and are
-    strongly dependent; their mean AUC is given the *mean* of the per-repeat
-    variances. For any correlation structure
-    ``Var(mean_r A_r) <= (mean_r sd_r)**2 <= mean_r Var(A_r)``, so this is an
-    upper bound (it equals the variance under perfect correlation with equal
-    variances): the test is conservative. Like every DeLong test it holds the
-    predictions fixed; refitting variability is not included.
+    Within a repeat the test folds are disjoint, and the mean fold AUC is given
+    the variance ``sum_k var_k / K**2``, as if the fold AUCs were independent.
+    Repeats score the same rows and are strongly dependent; their mean AUC is
+    given the *mean* of the per-repeat variances, an upper bound for any
+    correlation between repeats
+    (``Var(mean_r A_r) <= (mean_r sd_r)**2 <= mean_r Var(A_r)``).
+
+    Like every DeLong test it holds the predictions fixed, and under
+    cross-fitting that is not innocent: fold ``k``'s model was trained on the
+    other folds' test rows, so the fold AUCs are not independent even given
+    the data, and the variance is too small. Measured by
+    :mod:`study.calibration` (null tables of 500 rows, one repeat of 5 folds,
+    200 tables each), the test rejects in 0.140 and 0.165 of null tables at
+    alpha = 0.05: it is anti-conservative, a cross-check only. The
+    permutation test is the study's test of AUC against chance.
 
     References
     ----------
