@@ -53,8 +53,11 @@ CAPTIONS = {
         "Power at alpha = {alpha} against the planted population R² of the best predictor "
         "(log scale), on tables with the real files' row counts, {n_splits}-fold CV of ridge "
         "(regression) and logistic regression (classification). Bars: Clopper-Pearson 95% "
-        "intervals; dashed: 80% power; dotted: alpha. The permutation test's critical value "
-        "is the (1 - alpha) quantile of the statistic on simulated null tables."),
+        "intervals; dashed: 80% power; dotted: alpha; dash-dotted: the minimum detectable "
+        "effect. The permutation test's critical value is the (1 - alpha) quantile of the "
+        "statistic on simulated null tables. Power is at the unadjusted alpha, not at the "
+        "Holm level of the study's 12 tests. DeLong's curve is inflated by its excess "
+        "type-I error (see the QQ plot)."),
     "calibration_coverage": (
         "Coverage of the nominal {level:.0%} intervals, with Clopper-Pearson 95% intervals of "
         "the coverage: BCa bootstrap intervals (predictions held fixed) of the oracle "
@@ -91,7 +94,7 @@ def _panel_grid(n_panels: int, columns: int) -> tuple[int, int]:
 def pvalue_qq(replicates: pd.DataFrame, design: Mapping[str, Any]) -> Figure:
     """QQ plot of the null p-values of every type-I cell, with the KS band."""
     groups = null_cells(replicates)
-    rows, cols = _panel_grid(len(groups), 4)
+    rows, cols = _panel_grid(len(groups), 3)
     with style():
         fig = _new_figure(_WIDTH, 1.55 * rows + 0.2)
         axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
@@ -112,8 +115,10 @@ def pvalue_qq(replicates: pd.DataFrame, design: Mapping[str, Any]) -> Figure:
             _panel_label(ax, f"{dataset} · {model.replace('_', ' ')} · n = "
                              f"{int(group['n'].iloc[0])}\n{_SHORT_TESTS.get(test, test)}, "
                              f"{p.size} reps")
-        for ax in axes[-1]:
-            ax.set_xlabel("uniform quantile")
+        for c in range(cols):  # the lowest panel of each column carries the x axis
+            lowest = axes[max(r for r in range(rows) if axes[r, c].get_visible()), c]
+            lowest.xaxis.set_tick_params(labelbottom=True)
+            lowest.set_xlabel("uniform quantile")
         for ax in axes[:, 0]:
             ax.set_ylabel("sorted p-value")
     return fig
@@ -170,7 +175,8 @@ def coverage_plot(coverage: pd.DataFrame) -> Figure:
     labels = []
     for _, row in frame.iterrows():
         effect = ("H0" if row["effect_r2"] == 0 else f"R² = {row['effect_r2']:g}")
-        labels.append(f"{row['dataset']} · {row['metric'].replace('roc_auc', 'AUC')} · "
+        metric = {"roc_auc": "AUC", "r2": "R²"}.get(row["metric"], row["metric"])
+        labels.append(f"{row['dataset']} · {metric} · "
                       f"{row['model']} · {row['interval']} · {effect}")
     height = 0.6 + 0.16 * len(frame)
     with style():

@@ -10,6 +10,8 @@ Drawn from the saved tables only, in the style of :mod:`study.figures`:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -53,20 +55,18 @@ def univariate_effects(table: pd.DataFrame, *, alpha: float = 0.05,
     """Dot-and-interval plot of the univariate effect sizes (``tables/univariate.csv``)."""
     measures = [m for m in _EFFECT_LABELS if m in set(table["effect_name"])]
     datasets = list(dict.fromkeys(table["dataset"]))
-    panels = [(d, m) for m in measures for d in datasets
-              if ((table["dataset"] == d) & (table["effect_name"] == m)).any()]
-    cols = len(datasets)
-    rows = int(np.ceil(len(panels) / cols))
-    counts = [int(((table["dataset"] == d) & (table["effect_name"] == m)).sum())
-              for d, m in panels]
-    height = 0.45 + sum(max(counts[i:i + cols]) * 0.13 + 0.45
-                        for i in range(0, len(panels), cols))
+    counts = np.array([[int(((table["dataset"] == d) & (table["effect_name"] == m)).sum())
+                        for d in datasets] for m in measures])  # rows: measures
+    height = 0.45 + float(np.sum(counts.max(axis=1) * 0.13 + 0.45))
     with style():
         fig = _new_figure(_WIDTH, height)
-        per_row = [max(counts[i:i + cols]) + 1 for i in range(0, len(panels), cols)]
-        grid = fig.add_gridspec(rows, cols, height_ratios=per_row)
-        for i, (dataset, measure) in enumerate(panels):
-            ax = fig.add_subplot(grid[i // cols, i % cols])
+        grid = fig.add_gridspec(len(measures), len(datasets),
+                                height_ratios=counts.max(axis=1) + 1)
+        for (i, measure), (j, dataset) in itertools.product(enumerate(measures),
+                                                            enumerate(datasets)):
+            if counts[i, j] == 0:
+                continue  # this dataset has no variable of this kind: an empty cell
+            ax = fig.add_subplot(grid[i, j])
             sub = table[(table["dataset"] == dataset) & (table["effect_name"] == measure)]
             y = np.arange(len(sub))[::-1]
             effect = sub["effect"].to_numpy(dtype=float)
@@ -111,6 +111,7 @@ def forensics_pairs(pairwise: pd.DataFrame, *, alpha: float = 0.05,
     below 1.3 = -log10 0.05); text: the effect size; dot: BH q < ``alpha``.
     """
     datasets = list(dict.fromkeys(pairwise["dataset"]))
+    pairwise = pairwise.assign(pvalue=pairwise["pvalue"].clip(lower=1e-300))  # p = 0: finite
     matrices = [_pair_matrix(pairwise[pairwise["dataset"] == d]) for d in datasets]
     top = max(3.0, max(float(np.nanmax(-np.log10(m[2]))) for m in matrices))
     with style():

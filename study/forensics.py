@@ -123,7 +123,8 @@ def cramers_v(a, b) -> float:
     Parameters
     ----------
     a, b : array-like
-        Paired observations of two categorical variables (compared as strings).
+        Paired observations of two categorical variables (numeric arrays compared as
+        numbers, anything else as strings).
 
     Returns
     -------

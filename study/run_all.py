@@ -7,7 +7,9 @@ Stages
     permutation test and bootstrap intervals, written to ``<out>/cache/`` under a key of the
     cell's settings, the data's sha256 and the package version. A cell already there is
     reused, so an interrupted run resumes where it stopped. The replication of the original
-    notebook is cached the same way.
+    notebook, the data checks (forensics, univariate tests) and the calibration summary
+    (the study's tests on simulated null tables, :mod:`study.calibration`) are cached the
+    same way.
 ``render``
     Every table, figure, the report and the manifest, from the saved results alone: no
     model is fitted.
