@@ -67,11 +67,11 @@ The minimum detectable effect is where the power curve crosses 80%, interpolated
 in ``log(delta)`` between the grid points that bracket it. Power is at the *unadjusted*
 ``alpha``; the study's verdicts use Holm over its 12 tests, where the smallest p must be
 below ``alpha / 12``, so its power at a given effect is lower than this (a critical value
-at ``alpha / 12`` needs at least ``12 / alpha - 1 = 239`` null tables: the full preset has
-400, the quick one 80). The CV design of these replicates is one repeat of 5 folds, while
-the study's linear models average 10 repeats, which lowers the variance of ``T``. The
-DeLong curve is not comparable with the others: its size is above ``alpha`` (see
-type-I error), which inflates its power.
+at ``alpha / 12`` needs at least ``12 / alpha - 1 = 239`` null tables; the quick preset
+has 80, and the tables report power at ``alpha`` only). The CV design of these
+replicates is one repeat of 5 folds, while the study's linear models average 10
+repeats, which lowers the variance of ``T``. The DeLong curve is not comparable with the
+others: its size is above ``alpha`` (see type-I error), which inflates its power.
 
 Coverage
 --------
