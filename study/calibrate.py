@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from study import __version__
-from study.calibration import PRESETS, CalibrationResult, calibrate, design_for
+from study.calibration import PRESETS, CalibrationResult, calibrate, design_for, holds_alpha
 from study.config import digest
 from study.errors import ConfigError, guarded_main
 from study.io import atomic_write_text, to_markdown, write_json, write_table
@@ -148,7 +148,7 @@ def render(result: CalibrationResult, out: Path, *, argv: Sequence[str] | None =
 def headline(frames: dict[str, pd.DataFrame]) -> str:
     """A few lines for the terminal."""
     t1 = frames["calibration"]
-    inside = ((t1["ci_low"] <= t1["alpha"]) & (t1["alpha"] <= t1["ci_high"])).sum()
+    inside = int(holds_alpha(t1).sum())
     lines = [f"type-I error: {inside} of {len(t1)} cells hold alpha inside their 95% "
              f"interval; rates {t1['type1_error'].min():.3f}..{t1['type1_error'].max():.3f}; "
              f"smallest KS p {t1['ks_p'].min():.3g}"]

@@ -117,6 +117,7 @@ Applications in Genetics and Molecular Biology* 9(1), 39.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ import pandas as pd
 from joblib import delayed
 from scipy import stats
 
-from study.datasets import class_target, get_spec
+from study.datasets import get_spec, task_target
 from study.inference import compare_to_baseline, corrected_t_interval, delong_cv
 from study.intervals import bootstrap_cv
 from study.models import build_model
@@ -154,6 +155,7 @@ __all__ = [
     "binomial_interval",
     "calibrate",
     "coverage_table",
+    "holds_alpha",
     "mde_table",
     "null_cells",
     "power_table",
@@ -316,12 +318,6 @@ def _seed(seed: int, section: str, dataset: str, effect: float, r: int, what: st
                     purpose="calibration")
 
 
-def _target(frame: pd.DataFrame, dataset: str, task: str) -> np.ndarray:
-    spec = get_spec(dataset)
-    y = frame[spec.target].to_numpy(dtype=float)
-    return y if task == "regression" else class_target(y, spec.task(task).threshold_rule)
-
-
 def _intervals(cv, *, seed: np.random.SeedSequence, n_resamples: int,
                confidence_level: float) -> dict[str, float]:
     boot = bootstrap_cv(cv.y, cv.oof, cv.folds, metric=cv.metric, n_resamples=n_resamples,
@@ -350,7 +346,7 @@ def _type1_replicate(design: Mapping[str, Any], dataset: str, r: int) -> list[di
         return _seed(seed, "type1", dataset, 0.0, r, what)
 
     for task in ("regression", "classification"):
-        y = _target(frame, dataset, task)
+        y = task_target(frame, dataset, task)
         folds = repeated_folds(y, task=task, n_splits=k, n_repeats=1,
                                random_state=s(f"folds/{task}"))
         models = [_MODEL[task]]
@@ -409,7 +405,7 @@ def _power_replicate(design: Mapping[str, Any], dataset: str, effect: float, r: 
                "confidence_level": design["confidence_level"]}
     rows = []
     for task in ("regression", "classification"):
-        y = _target(frame, dataset, task)
+        y = task_target(frame, dataset, task)
         folds = repeated_folds(y, task=task, n_splits=k, n_repeats=1,
                                random_state=_seed(seed, "power", dataset, effect, r,
                                                   f"folds/{task}"))
@@ -481,6 +477,11 @@ def type1_table(replicates: pd.DataFrame, design: Mapping[str, Any]) -> pd.DataF
                      "n_permutations": t1["n_permutations"] if permutation else pd.NA,
                      "sequential": t1["sequential"] if permutation else pd.NA})
     return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+
+
+def holds_alpha(type1: pd.DataFrame) -> pd.Series:
+    """Whether each row of :func:`type1_table` has ``alpha`` inside its 95% interval."""
+    return (type1["ci_low"] <= type1["alpha"]) & (type1["alpha"] <= type1["ci_high"])
 
 
 def _tests_of(task: str) -> list[str]:
@@ -601,22 +602,22 @@ class CalibrationResult:
     type1_replicates: pd.DataFrame
     power_replicates: pd.DataFrame
 
-    @property
+    @functools.cached_property
     def type1(self) -> pd.DataFrame:
         return type1_table(self.type1_replicates, self.design)
 
-    @property
+    @functools.cached_property
     def power(self) -> pd.DataFrame | None:
         if self.power_replicates.empty:
             return None
         return power_table(self.power_replicates, self.design)
 
-    @property
+    @functools.cached_property
     def mde(self) -> pd.DataFrame | None:
         power = self.power
         return None if power is None else mde_table(power)
 
-    @property
+    @functools.cached_property
     def coverage(self) -> pd.DataFrame:
         power = None if self.power_replicates.empty else self.power_replicates
         return coverage_table(self.type1_replicates, power, self.design)

@@ -52,6 +52,7 @@ __all__ = [
     "file_sha256",
     "get_spec",
     "load",
+    "task_target",
     "validate_frame",
 ]
 
@@ -467,6 +468,23 @@ def class_target(values: np.ndarray, rule: str) -> np.ndarray:
     if rule == ">":
         return (values > median).astype(np.int64)
     raise ValueError(f"rule={rule!r}; expected '>=' or '>'")
+
+
+def task_target(frame: pd.DataFrame, name: str, task: str) -> np.ndarray:
+    """The target of one task: the popularity measure, or the original's class labels.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A validated table of dataset ``name``.
+    name : {"trends", "popularity"}
+    task : {"regression", "classification"}
+    """
+    spec = get_spec(name)
+    values = frame[spec.target].to_numpy(dtype=float)
+    if task == "regression":
+        return values
+    return class_target(values, spec.task(task).threshold_rule)
 
 
 def load(

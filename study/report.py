@@ -181,7 +181,9 @@ def load_calibration(config: Config, out: Path) -> Any:
 def _calibration_section(calibration: Any) -> list[str]:
     t1 = calibration.type1
     design = calibration.design
-    inside = int(((t1["ci_low"] <= t1["alpha"]) & (t1["alpha"] <= t1["ci_high"])).sum())
+    from study.calibration import holds_alpha
+
+    inside = int(holds_alpha(t1).sum())
     t = design["type1"]
     lines = ["## Calibration (summary)", "",
              f"Would the tests above reject too often when nothing is there? On "

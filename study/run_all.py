@@ -36,13 +36,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from joblib import delayed
 
 from study import __version__
 from study.config import PRESETS, Config, digest, load_toml, resolve
-from study.datasets import DATASETS, Provenance, class_target, get_spec, load
+from study.datasets import DATASETS, Provenance, get_spec, load, task_target
 from study.errors import ConfigError, guarded_main
 from study.inference import Cell
 from study.intervals import bootstrap_cv
@@ -102,13 +101,8 @@ def prepare_data(config: Config, *, data_dir: Path | None, out: Path) -> tuple[S
     return StudyData(frames, provenance, synthetic), out
 
 
-def target(frame: pd.DataFrame, dataset: str, task: str) -> np.ndarray:
-    """The regression target, or the original's class labels."""
-    spec = get_spec(dataset)
-    values = frame[spec.target].to_numpy(dtype=float)
-    if task == "regression":
-        return values
-    return class_target(values, spec.task(task).threshold_rule)
+#: The regression target, or the original's class labels (:func:`study.datasets.task_target`).
+target = task_target
 
 
 # ----------------------------------------------------------------------------------------
